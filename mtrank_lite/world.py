@@ -121,7 +121,9 @@ class World:
     def __init__(self, seed, n_users, n_items, n_categories, new_item_share, rng):
         self.seed = seed
         self.n_categories = n_categories
-        self.feature_groups = {key: list(value) for key, value in FEATURE_GROUPS.items()}
+        self.feature_groups = {
+            group: list(columns) for group, columns in FEATURE_GROUPS.items()
+        }
 
         # Users: observed features, then hidden traits.
         self.users = pd.DataFrame(
@@ -150,7 +152,9 @@ class World:
         )
         quality = rng.normal(0.0, 1.0, size=n_items)
         clickbait = rng.beta(0.6, 3.0, size=n_items)
-        self._hidden = _Hidden(taste, user_click_bias, user_like_bias, quality, clickbait)
+        self._hidden = _Hidden(
+            taste, user_click_bias, user_like_bias, quality, clickbait
+        )
 
         # Impression propensities: active users and popular items are shown
         # more often, so the statistics of rare ids are noisy.
@@ -359,7 +363,8 @@ class World:
             item_ids = rng.choice(len(self.items), size=n, p=self._item_weight)
         else:
             is_new = self.items["is_new"].to_numpy()
-            pool = np.flatnonzero(is_new if item_pool == "new" else np.ones_like(is_new))
+            in_pool = is_new if item_pool == "new" else np.ones_like(is_new)
+            pool = np.flatnonzero(in_pool)
             if len(pool) == 0:
                 raise ValueError(
                     f"item_pool={item_pool!r} is empty: this world has no new items"
@@ -382,15 +387,15 @@ class World:
 
         Returns
         -------
-        pandas.DataFrame of shape (n, 20)
-            The feature columns of :attr:`feature_groups` and the truth
+        pandas.DataFrame of shape (n, 24)
+            The 20 feature columns of :attr:`feature_groups` and the truth
             columns ``p_click``, ``p_like``, ``p_collect``, ``p_share``.
 
         Examples
         --------
         >>> world = make_world(seed=0, n_users=50, n_items=40, warmup_impressions=2000)
         >>> world.features([0, 1], [5, 6], hour=20, device=0, position=0).shape
-        (2, 20)
+        (2, 24)
         """
         user_ids = np.asarray(user_ids, dtype=np.int64).reshape(-1)
         item_ids = np.asarray(item_ids, dtype=np.int64).reshape(-1)
@@ -400,10 +405,11 @@ class World:
                 f"{len(user_ids)} and {len(item_ids)}"
             )
         n = len(user_ids)
-        context = {
-            name: np.broadcast_to(np.asarray(value, dtype=np.int64), (n,)).copy()
-            for name, value in [("hour", hour), ("device", device), ("position", position)]
-        }
+        context = {}
+        for name, value in [("hour", hour), ("device", device), ("position", position)]:
+            # A scalar context applies to every row.
+            values = np.asarray(value, dtype=np.int64)
+            context[name] = np.broadcast_to(values, (n,)).copy()
         frame = pd.DataFrame({"user_id": user_ids, "item_id": item_ids, **context})
         ids = self._validated_ids(frame)
 
@@ -452,7 +458,7 @@ class World:
 
         Returns
         -------
-        pandas.DataFrame of shape (n, 24)
+        pandas.DataFrame of shape (n, 28)
             Feature columns, labels ``click``, ``like``, ``collect``,
             ``share`` (the last three are 1 only where ``click`` is 1), and
             truth columns ``p_click`` (per impression) and ``p_like``,

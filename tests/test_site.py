@@ -362,7 +362,7 @@ def test_two_explorers_on_one_page_move_independently(browser, probe_book, artif
     after_first, after_second = page.evaluate(EXPLORERS)
 
     assert after_first["shown"] == ["1"]
-    assert after_first["summary"] == "slope <b>1</b>"
+    assert after_first["summary"] == "slope <b>1.0</b>"
     assert after_second == second
     assert first["id"] != second["id"]
     assert blocked == []
