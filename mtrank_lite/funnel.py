@@ -38,7 +38,6 @@ from mtrank_lite._checks import (
     check_one_dimensional,
     check_positive_int,
     check_real,
-    check_same_length,
     describe,
 )
 from mtrank_lite.fusion import DEFAULT_WEIGHTS, TASKS, fuse, ranking, truth_scores
@@ -555,11 +554,15 @@ def arrange_page(order, categories, page_size, category_rule=True):
     Without the rule the page is the first ``page_size`` items of ``order``.
     With it, no two neighbouring slots hold items of one category: each slot
     takes the earliest item of ``order`` that differs in category from the
-    slot before and still lets the rest of the page be completed (a counting
-    check, see the source). When no page of this length can obey the rule
-    (too few categories among the candidates), the page is still filled to
-    full length, as close to the rule as a greedy pass gets, and the returned
-    flag says the rule was broken. The page is never shortened.
+    slot before and still lets the rest of the page be completed. That is a
+    counting check: ``n`` slots can be filled with no neighbours alike iff,
+    counting at most ``ceil(n / 2)`` items of each category (``floor(n / 2)``
+    of the category just placed), at least ``n`` items are left.
+
+    When no page of this length can obey the rule (too few categories among
+    the candidates), the page is still filled to full length, as close to the
+    rule as a greedy pass gets, and the returned flag says the rule was
+    broken. The page is never shortened.
 
     Parameters
     ----------

@@ -531,7 +531,8 @@ def fusion_table(candidates, weights, k=10, method="weighted_sum", prefix=""):
     k : int, default 10
         Length of the returned table, ``>= 1``.
     method : str, default "weighted_sum"
-        One of :data:`METHODS`.
+        One of :data:`METHODS`; ``"rank_based"`` uses its default smoothing
+        ``k=60`` (this function's ``k`` is the table length).
     prefix : str, default ""
         ``""`` reads the predictions (``click``, ...); ``"p_"`` reads the
         truth columns of the synthetic world (``p_click``, ...).

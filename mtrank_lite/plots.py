@@ -11,9 +11,10 @@ from matplotlib.figure import Figure
 
 from mtrank_lite._checks import check_alpha, check_frame_has_columns
 from mtrank_lite.calibration import inflate, reliability_curve
+from mtrank_lite.fusion import fusion_table
 from mtrank_lite.sampling import downsample_negatives
 
-__all__ = ["downsampling_figure", "reliability_figure"]
+__all__ = ["downsampling_figure", "fusion_figure", "reliability_figure"]
 
 
 def _segments(frame, probability_column, n_segments):
@@ -103,6 +104,62 @@ def downsampling_figure(frame, alpha, seed=0, n_segments=10, label="click"):
         f"({len(sample) / len(frame):.1%}); observed {label} rate "
         f"<b>{observed_rate:.2%}</b>, inflate(true rate) predicts "
         f"{predicted_rate:.2%}, true rate {true_rate:.2%}"
+    )
+    return figure, summary
+
+
+def fusion_figure(candidates, like=2.0, collect=4.0, share=8.0, click=1.0, k=10):
+    """The top of one user's feed under a weighted sum of the four heads.
+
+    Each bar is one of the ``k`` best items, split into the four terms
+    ``w_t p_t`` of its fused score, so the figure shows which task put the
+    item there.
+
+    Parameters
+    ----------
+    candidates : pandas.DataFrame, shape (n_items, n_columns)
+        One row per candidate with ``item_id``, ``category`` and the predicted
+        ``click``, ``like``, ``collect`` and ``share`` probabilities.
+    like, collect, share, click : float, default 2, 4, 8 and 1
+        The fusion weights, each at least 0.
+    k : int, default 10
+        Number of items shown.
+
+    Returns
+    -------
+    figure : matplotlib.figure.Figure
+    summary : str
+        HTML: Kendall's tau with the click-only order and the top-``k`` table.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"item_id": [1, 2], "category": [0, 3],
+    ...     "click": [0.2, 0.1], "like": [0.0, 0.5], "collect": 0.0, "share": 0.0})
+    >>> figure, summary = fusion_figure(frame, k=2)
+    """
+    weights = {"click": click, "like": like, "collect": collect, "share": share}
+    table, tau = fusion_table(candidates, weights, k=k)
+
+    figure = Figure(figsize=(7.5, 3.6))
+    ax = figure.subplots()
+    labels = [f"item {item}" for item in table["item_id"]]
+    left = np.zeros(len(table))
+    for task, color in zip(weights, ["tab:blue", "tab:orange", "tab:green",
+                                     "tab:red"]):
+        term = weights[task] * table[task].to_numpy()
+        label = f"{weights[task]:g} x {task}"
+        ax.barh(labels, term, left=left, color=color, label=label)
+        left += term
+    ax.invert_yaxis()
+    ax.set_xlabel("fused score, split into its terms")
+    ax.legend(fontsize=8, loc="lower right")
+    figure.tight_layout()
+
+    shown = table[["rank", "item_id", "category", "click", "like", "fused_score",
+                   "click_rank"]]
+    summary = (
+        f"Kendall's tau with the click-only order: <b>{tau:.3f}</b>"
+        + shown.to_html(index=False, float_format=lambda value: f"{value:.3f}")
     )
     return figure, summary
 

@@ -4,34 +4,17 @@ import json
 import pathlib
 
 import pytest
-import yaml
+from conftest import source_of, toc_files
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 
 
-def toc_files():
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for chapter in toc.get("chapters", []):
-        files.append(chapter["file"])
-        files.extend(section["file"] for section in chapter.get("sections", []))
-    return files
-
-
-def notebook_files():
+def stored_notebooks():
     return sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
-def source_of(entry):
-    for suffix in (".ipynb", ".md"):
-        path = ROOT / (entry + suffix)
-        if path.exists():
-            return path
-    return None
-
-
-@pytest.mark.parametrize("path", notebook_files(), ids=lambda path: path.name)
+@pytest.mark.parametrize("path", stored_notebooks(), ids=lambda path: path.name)
 def test_notebook_is_stored_without_outputs(path):
     cells = json.loads(path.read_text())["cells"]
 
@@ -45,7 +28,7 @@ def test_notebook_is_stored_without_outputs(path):
 def test_every_notebook_is_in_the_table_of_contents():
     listed = set(toc_files())
 
-    for path in notebook_files():
+    for path in stored_notebooks():
         assert f"notebooks/{path.stem}" in listed
 
 

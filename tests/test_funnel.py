@@ -58,7 +58,8 @@ def world():
 def candidates(world):
     """Fifty candidates of one user, with their true fused score."""
     frame = world.features(np.full(50, 4), np.arange(100, 150), 20, 0, 0)
-    return frame.assign(relevance=fuse(truth_scores(frame), "weighted_sum", DEFAULT_WEIGHTS))
+    relevance = fuse(truth_scores(frame), "weighted_sum", DEFAULT_WEIGHTS)
+    return frame.assign(relevance=relevance)
 
 
 def _random_candidates(n_items, n_categories, seed):
@@ -105,7 +106,7 @@ def test_each_stage_keeps_a_subset_of_the_one_before(world):
     assert len(kept[0]) == len(result.items["recall"])
     for before, after in zip(kept, kept[1:]):
         assert after <= before
-    assert result.page["item_id"].tolist() == result.items["re_ranking"]["item_id"].tolist()
+    pd.testing.assert_frame_equal(result.page, result.items["re_ranking"])
     assert result.page["slot"].tolist() == list(range(1, 11))
 
 
@@ -203,14 +204,18 @@ def test_the_same_seed_gives_the_same_funnel(world):
     pd.testing.assert_frame_equal(first.stages[columns], second.stages[columns])
     for stage in STAGES:
         pd.testing.assert_frame_equal(first.items[stage], second.items[stage])
-    assert set(first.items["recall"]["item_id"]) != set(other.items["recall"]["item_id"])
+    assert set(first.items["recall"]["item_id"]) != set(
+        other.items["recall"]["item_id"]
+    )
 
 
 def test_a_generator_seed_is_used_and_advanced(world):
     rng = np.random.default_rng(4)
     first = run_funnel(world, 5, seed=rng)
     second = run_funnel(world, 5, seed=rng)
-    assert set(first.items["recall"]["item_id"]) != set(second.items["recall"]["item_id"])
+    assert set(first.items["recall"]["item_id"]) != set(
+        second.items["recall"]["item_id"]
+    )
 
 
 def test_recall_lists_the_channels_that_found_each_item(world):
@@ -219,8 +224,10 @@ def test_recall_lists_the_channels_that_found_each_item(world):
     channels = recall["channels"].str.split("+")
     assert set(itertools.chain.from_iterable(channels)) == set(DEFAULT_RECALL_SIZES)
     found = channels.explode().value_counts()
-    for channel, size in DEFAULT_RECALL_SIZES.items():
-        assert found[channel] == size
+    for channel in ("popularity", "exploration", "embedding"):
+        assert found[channel] == DEFAULT_RECALL_SIZES[channel]
+    # Three categories of about 2000 / 12 items each: fewer than asked for.
+    assert 300 < found["favourite_categories"] <= 500
 
 
 def test_a_larger_catalogue_is_recalled_from(world):
@@ -318,7 +325,7 @@ def _slow_mmr(relevance, similarity, lambda_):
                 continue
             redundancy = max((similarity[item][j] for j in picked), default=0.0)
             value = lambda_ * r[item] - (1 - lambda_) * redundancy
-            key = (value, r[item], -item)
+            key = (value, r[item], -item)  # ties: relevance, then position
             if best_key is None or key > best_key:
                 best, best_key = item, key
         picked.append(best)
@@ -327,7 +334,10 @@ def _slow_mmr(relevance, similarity, lambda_):
 
 @settings(max_examples=40, deadline=None)
 @given(
-    relevance=st.lists(st.sampled_from([0.0, 0.2, 0.5, 0.7, 1.0]), min_size=1, max_size=9),
+    # A few levels, so that ties happen and their breaking is checked too.
+    relevance=st.lists(
+        st.sampled_from([0.0, 0.2, 0.5, 0.7, 1.0]), min_size=1, max_size=9
+    ),
     lambda_=st.sampled_from([0.0, 0.3, 0.5, 0.8, 1.0]),
     seed=st.integers(0, 1000),
 )
@@ -368,13 +378,17 @@ def _slow_dpp(relevance, similarity, lambda_, n_picks):
     kernel = quality[:, None] * similarity * quality[None, :]
     picked = []
     while len(picked) < n_picks:
-        gains = {}
+        best, best_key = None, None
         for item in range(len(r)):
-            if item not in picked:
-                chosen = picked + [item]
-                sign, log_det = np.linalg.slogdet(kernel[np.ix_(chosen, chosen)])
-                gains[item] = log_det if sign > 0 else -np.inf
-        picked.append(max(gains, key=gains.get))
+            if item in picked:
+                continue
+            chosen = picked + [item]
+            sign, log_det = np.linalg.slogdet(kernel[np.ix_(chosen, chosen)])
+            # Ties (the first pick when lambda_ is 0): relevance, then position.
+            key = (log_det if sign > 0 else -np.inf, r[item], -item)
+            if best_key is None or key > best_key:
+                best, best_key = item, key
+        picked.append(best)
     return picked
 
 
@@ -483,7 +497,8 @@ def test_rerank_page_keeps_length_and_rule(candidates):
             assert page.rule_satisfied
             assert _adjacent_repeats(page.items["category"]) == 0
             np.testing.assert_allclose(
-                page.items["relevance"], candidates["relevance"].to_numpy()[page.positions]
+                page.items["relevance"],
+                candidates["relevance"].to_numpy()[page.positions],
             )
 
 
@@ -502,7 +517,9 @@ def test_rerank_page_flags_a_single_category(candidates):
 
 def test_dpp_page_is_rerank_page_with_the_dpp(candidates):
     page = dpp_page(candidates, candidates["relevance"], 0.3, page_size=6)
-    same = rerank_page(candidates, candidates["relevance"], 0.3, method="dpp", page_size=6)
+    same = rerank_page(
+        candidates, candidates["relevance"], 0.3, method="dpp", page_size=6
+    )
     assert page.positions.tolist() == same.positions.tolist()
 
 
@@ -580,8 +597,14 @@ def test_diversity_tradeoff_moves_from_diversity_to_relevance(candidates, method
             "recall_sizes switches every channel off",
         ),
         (
-            {"recall_sizes": {"popularity": 5, "favourite_categories": 0,
-                              "exploration": 0, "embedding": 0}},
+            {
+                "recall_sizes": {
+                    "popularity": 5,
+                    "favourite_categories": 0,
+                    "exploration": 0,
+                    "embedding": 0,
+                }
+            },
             ValueError,
             "recall found 5 items, fewer than page_size (10)",
         ),
@@ -613,7 +636,11 @@ def test_diversity_tradeoff_moves_from_diversity_to_relevance(candidates, method
             "the output of ranking_scorer has no column 'share'",
         ),
         (
-            {"pre_ranking_scorer": lambda frame: truth_scores(frame).assign(like=np.nan)},
+            {
+                "pre_ranking_scorer": lambda frame: truth_scores(frame).assign(
+                    like=np.nan
+                )
+            },
             ValueError,
             "pre_ranking_scorer returned unusable scores: scores['like'] must hold "
             "probabilities in [0, 1], got nan at index 0",
@@ -639,7 +666,8 @@ def test_bad_user_ids_are_refused(world, user_id, error, message):
 
 
 def test_the_world_must_be_a_world():
-    with pytest.raises(TypeError, match="world must be a World from make_world, got dict"):
+    message = "world must be a World from make_world, got dict"
+    with pytest.raises(TypeError, match=message):
         run_funnel({}, 0)
 
 
@@ -749,5 +777,6 @@ def test_bad_re_ranking_arguments_are_refused(candidates, call, error, message):
 
 
 def test_noisy_truth_scorer_refuses_negative_noise(world):
-    with pytest.raises(ValueError, match=re.escape("noise must be a finite number >= 0, got -1")):
+    message = "noise must be a finite number >= 0, got -1"
+    with pytest.raises(ValueError, match=re.escape(message)):
         noisy_truth_scorer(world, noise=-1)
