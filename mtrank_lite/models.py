@@ -22,10 +22,10 @@ correction. Only the click head is corrected, by shifting its logit by
 trained on clicked impressions, all of which downsampling keeps.
 """
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 
@@ -171,9 +171,9 @@ class FeatureSpec:
 
         Examples
         --------
-        >>> log = pd.DataFrame({"device": [0, 2], "item_ctr": [0.1, 0.3]})
-        >>> FeatureSpec.from_frame(log, feature_groups={"all": ["device", "item_ctr"]})
-        FeatureSpec(categorical=(('device', 3),), numeric=(('item_ctr', 0.2, 0.1),))
+        >>> log = pd.DataFrame({"device": [0, 2], "length": [1.0, 3.0]})
+        >>> FeatureSpec.from_frame(log, feature_groups={"all": ["device", "length"]})
+        FeatureSpec(categorical=(('device', 3),), numeric=(('length', 2.0, 1.0),))
         """
         check_frame(frame, "frame")
         check_non_empty(frame, "frame")
@@ -246,8 +246,8 @@ class FeatureSpec:
         Examples
         --------
         >>> world = make_world(seed=0, n_users=50, n_items=40, warmup_impressions=2000)
-        >>> FeatureSpec.from_world(world, world.impressions(100)).categorical[1]
-        ('item_id', 40)
+        >>> FeatureSpec.from_world(world, world.impressions(100)).vocabulary_sizes[4]
+        40
         """
         sizes = {
             "user_id": len(world.users),
@@ -349,7 +349,10 @@ def _check_layer_sizes(sizes, name):
         raise TypeError(
             f"{name} must be a sequence of positive integers, got {sizes!r}"
         ) from None
-    return tuple(check_positive_int(size, f"{name}[{i}]") for i, size in enumerate(sizes))
+    return tuple(
+        check_positive_int(size, f"{name}[{position}]")
+        for position, size in enumerate(sizes)
+    )
 
 
 def _multilayer_perceptron(input_size, hidden_sizes):
@@ -370,7 +373,7 @@ class _TabularModel(nn.Module):
     statistics of the spec, kept as buffers.
     """
 
-    def __init__(self, spec, tasks, embedding_dim, embedding_std, seed):
+    def __init__(self, spec, tasks, embedding_dim, embedding_std):
         super().__init__()
         if not isinstance(spec, FeatureSpec):
             raise TypeError(f"spec must be a FeatureSpec, got {type(spec).__name__}")
@@ -395,18 +398,7 @@ class _TabularModel(nn.Module):
         # a buffer, so it is saved and loaded with the weights.
         self.register_buffer("keep_rate", torch.tensor(1.0, dtype=torch.float64))
         self.input_size = len(sizes) * self.embedding_dim + len(spec.numeric)
-        self._seed = seed
-
-    def _initialize(self):
-        """Draw the initial weights from ``self._seed``, leaving global state."""
-        # fork_rng restores torch's global generator on exit, so building a
-        # model never changes the random numbers of the caller.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self._seed)
-            for module in self.modules():
-                if isinstance(module, nn.Linear):
-                    module.reset_parameters()
-            nn.init.normal_(self.embedding.weight, mean=0.0, std=self.embedding_std)
+        nn.init.normal_(self.embedding.weight, mean=0.0, std=self.embedding_std)
 
     def _inputs(self, categorical, numeric):
         """Concatenate embeddings and standardized numbers.
@@ -433,8 +425,8 @@ class _TabularModel(nn.Module):
 
         Examples
         --------
-        >>> model.set_keep_rate(0.1)
-        >>> float(model.keep_rate)
+        >>> model = SharedBottom(FeatureSpec(categorical=(("device", 3),), numeric=()))
+        >>> model.set_keep_rate(0.1); float(model.keep_rate)
         0.1
         """
         self.keep_rate.fill_(check_alpha(alpha, "alpha"))
@@ -460,8 +452,9 @@ class _TabularModel(nn.Module):
 
         Examples
         --------
-        >>> categorical, numeric = model.spec.encode(frame)
-        >>> model.predict_proba(categorical, numeric).shape
+        >>> model = SharedBottom(FeatureSpec(categorical=(("device", 3),), numeric=()))
+        >>> model.predict_proba(torch.tensor([[0], [2]]), torch.zeros(2, 0)).shape
+        (2, 4)
         """
         was_training = self.training
         self.eval()
@@ -476,7 +469,8 @@ class _TabularModel(nn.Module):
         """Sigmoid of logits (batch_size, n_tasks), the click one corrected."""
         if calibrated and "click" in self.tasks:
             column = self.tasks.index("click")
-            logits[:, column] = calibrate_logit(logits[:, column], float(self.keep_rate))
+            alpha = float(self.keep_rate)
+            logits[:, column] = calibrate_logit(logits[:, column], alpha)
         # The sigmoid written through exp(-|z|) never overflows.
         exponential = np.exp(-np.abs(logits))
         return np.where(logits >= 0, 1.0, exponential) / (1.0 + exponential)
@@ -518,9 +512,9 @@ class SharedBottom(_TabularModel):
 
     Examples
     --------
-    >>> model = SharedBottom(FeatureSpec.from_world(world, train))
-    >>> model(*model.spec.encode(train.head(8))).shape
-    torch.Size([8, 4])
+    >>> spec = FeatureSpec(categorical=(("device", 3),), numeric=(("size", 3.0, 2.0),))
+    >>> SharedBottom(spec)(torch.tensor([[2]]), torch.tensor([[5.0]])).shape
+    torch.Size([1, 4])
     """
 
     def __init__(
@@ -535,20 +529,22 @@ class SharedBottom(_TabularModel):
         seed=0,
     ):
         tasks = _check_tasks(tasks)
-        super().__init__(spec, tasks, embedding_dim, embedding_std, _check_seed(seed))
+        seed = _check_seed(seed)
         bottom = _check_layer_sizes(bottom, "bottom")
         towers = _check_layer_sizes(towers, "towers")
 
-        self.bottom = _multilayer_perceptron(self.input_size, bottom)
-        bottom_size = bottom[-1] if bottom else self.input_size
-        tower_size = towers[-1] if towers else bottom_size
-        self.towers = nn.ModuleList(
-            nn.Sequential(
-                _multilayer_perceptron(bottom_size, towers), nn.Linear(tower_size, 1)
+        with _seeded(seed):
+            super().__init__(spec, tasks, embedding_dim, embedding_std)
+            self.bottom = _multilayer_perceptron(self.input_size, bottom)
+            bottom_size = bottom[-1] if bottom else self.input_size
+            tower_size = towers[-1] if towers else bottom_size
+            self.towers = nn.ModuleList(
+                nn.Sequential(
+                    _multilayer_perceptron(bottom_size, towers),
+                    nn.Linear(tower_size, 1),
+                )
+                for _ in tasks
             )
-            for _ in tasks
-        )
-        self._initialize()
 
     def forward(self, categorical, numeric):
         """Logits of every task.
@@ -565,8 +561,9 @@ class SharedBottom(_TabularModel):
 
         Examples
         --------
-        >>> model(*model.spec.encode(frame)).shape
-        torch.Size([len(frame), 4])
+        >>> model = SharedBottom(FeatureSpec(categorical=(("device", 3),), numeric=()))
+        >>> model(torch.tensor([[0], [1], [2]]), torch.zeros(3, 0)).shape
+        torch.Size([3, 4])
         """
         shared = self.bottom(self._inputs(categorical, numeric))
         # Each tower gives (batch_size, 1); side by side (batch_size, n_tasks).
@@ -596,9 +593,9 @@ class SingleTask(_TabularModel):
 
     Examples
     --------
-    >>> model = SingleTask(FeatureSpec.from_world(world, train), task="click")
-    >>> model(*model.spec.encode(train.head(8))).shape
-    torch.Size([8, 1])
+    >>> spec = FeatureSpec(categorical=(("device", 3),), numeric=(("size", 3.0, 2.0),))
+    >>> SingleTask(spec, task="like")(torch.tensor([[2]]), torch.tensor([[5.0]])).shape
+    torch.Size([1, 1])
     """
 
     def __init__(
@@ -612,14 +609,15 @@ class SingleTask(_TabularModel):
         seed=0,
     ):
         tasks = _check_tasks((task,), name="task")
-        super().__init__(spec, tasks, embedding_dim, embedding_std, _check_seed(seed))
+        seed = _check_seed(seed)
         hidden = _check_layer_sizes(hidden, "hidden")
 
-        last_size = hidden[-1] if hidden else self.input_size
-        self.network = nn.Sequential(
-            _multilayer_perceptron(self.input_size, hidden), nn.Linear(last_size, 1)
-        )
-        self._initialize()
+        with _seeded(seed):
+            super().__init__(spec, tasks, embedding_dim, embedding_std)
+            last_size = hidden[-1] if hidden else self.input_size
+            self.network = nn.Sequential(
+                _multilayer_perceptron(self.input_size, hidden), nn.Linear(last_size, 1)
+            )
 
     def forward(self, categorical, numeric):
         """Logits of the one task.
@@ -636,8 +634,9 @@ class SingleTask(_TabularModel):
 
         Examples
         --------
-        >>> model(*model.spec.encode(frame)).shape
-        torch.Size([len(frame), 1])
+        >>> model = SingleTask(FeatureSpec(categorical=(("device", 3),), numeric=()))
+        >>> model(torch.tensor([[0], [1], [2]]), torch.zeros(3, 0)).shape
+        torch.Size([3, 1])
         """
         return self.network(self._inputs(categorical, numeric))
 
@@ -655,6 +654,19 @@ def _check_tasks(tasks, name="tasks"):
     if len(set(tasks)) != len(tasks):
         raise ValueError(f"{name} must not repeat a task, got {tasks!r}")
     return tasks
+
+
+@contextlib.contextmanager
+def _seeded(seed):
+    """Seed torch's global generator inside the block and restore it after.
+
+    Layers draw their initial weights from the global generator; forking it
+    makes the weights depend on ``seed`` only and leaves the caller's random
+    numbers as they were.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def _check_seed(seed):

@@ -184,7 +184,8 @@ def fit(
         Rows per optimization step; the last batch of an epoch may be
         smaller, down to one row.
     learning_rate : float, default 3e-3
-        Adam's step size, positive.
+        Adam's first step size, positive; it falls linearly to 0 over the
+        run, so that the last steps settle.
     task_weights : dict of str to float or None, default None
         Loss weight per task, at least 0; tasks not given weigh 1.
     keep_rate : float, default 1.0
@@ -224,8 +225,8 @@ def fit(
 
     Examples
     --------
-    >>> history = fit(model, train, epochs=2, progress=False)
-    >>> list(history["epoch"])
+    >>> model = SharedBottom(FeatureSpec.from_world(world, train))
+    >>> fit(model, train, epochs=2, progress=False)["epoch"].tolist()
     [1, 2]
     """
     _check_model(model)
@@ -253,9 +254,15 @@ def fit(
 
     model.set_keep_rate(keep_rate)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-    generator = torch.Generator().manual_seed(seed)
     n_rows = len(frame)
     n_batches = math.ceil(n_rows / batch_size)
+    # The step size falls linearly to 0 over the run: the last steps then
+    # settle instead of jittering, and the mean prediction matches the data.
+    n_steps = epochs * n_batches
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: 1.0 - step / n_steps
+    )
+    generator = torch.Generator().manual_seed(seed)
     rows = []
 
     model.train()
@@ -274,6 +281,7 @@ def fit(
                 optimizer.zero_grad(set_to_none=True)
                 total.backward()
                 optimizer.step()
+                schedule.step()
 
                 loss_sums += (losses.detach() * counts).double()
                 row_counts += counts.double()
@@ -370,7 +378,8 @@ def predict(model, frame, *, batch_size=_PREDICT_BATCH_SIZE, calibrated=True):
 
     Examples
     --------
-    >>> predict(model, test).columns.tolist()
+    >>> model = SharedBottom(FeatureSpec.from_world(world, train))
+    >>> predict(model, train).columns.tolist()
     ['click', 'like', 'collect', 'share']
     """
     _check_model(model)

@@ -6,7 +6,6 @@ run while the repository's own build is busy).
 """
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -100,8 +99,3 @@ def browser():
         )
         yield chromium
         chromium.close()
-
-
-def have_program(name):
-    """Return True if an executable is on PATH."""
-    return shutil.which(name) is not None

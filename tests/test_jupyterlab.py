@@ -17,7 +17,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -68,6 +67,28 @@ def wait_for_server(url, process, log, timeout):
         f"JupyterLab did not answer {url} within {timeout} s:\n"
         + log.read_text()[-3000:]
     )
+
+
+def kernel_states(base, token):
+    """Return the execution state of every kernel the server runs."""
+    with urllib.request.urlopen(f"{base}/api/sessions?token={token}") as response:
+        sessions = json.load(response)
+    return [session["kernel"]["execution_state"] for session in sessions]
+
+
+def start_kernel(page, base, token):
+    """Wait for the notebook's kernel, accepting the kernel dialog if it asks."""
+    # JupyterLab sometimes asks which kernel to start, even for a notebook that
+    # names its kernel, when the list of kernels arrives after the notebook.
+    dialog = page.locator(".jp-Dialog .jp-mod-accept")
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if dialog.count() > 0 and dialog.first.is_visible():
+            dialog.first.click()
+        if kernel_states(base, token) == ["idle"]:
+            return
+        page.wait_for_timeout(500)
+    raise TimeoutError(f"no idle kernel after {START_TIMEOUT_S} s")
 
 
 @pytest.fixture
@@ -138,7 +159,7 @@ def test_a_chapter_runs_and_its_slider_changes_the_figure(lab, browser, artifact
     page.set_default_timeout(STEP_TIMEOUT_MS)
     page.goto(f"{base}/lab/tree/{CHAPTER.name}?token={token}")
     page.locator(".jp-Notebook .jp-Cell").first.wait_for()
-    page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').wait_for()
+    start_kernel(page, base, token)
 
     page.locator('.lm-MenuBar-itemLabel:text-is("Run")').click()
     page.locator('.lm-Menu-itemLabel:text-is("Run All Cells")').click()

@@ -18,6 +18,16 @@ from mtrank_lite.models import (
 from mtrank_lite.world import FEATURE_GROUPS, TASKS, make_world
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # These models are tiny: one thread avoids the cost of synchronizing two,
+    # which dominates when the machine is busy.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def world():
     return make_world(seed=0, n_users=200, n_items=100, warmup_impressions=50_000)
@@ -101,7 +111,11 @@ def test_spec_options_choose_columns(world, frame, options, expected):
             "groups must hold names among ['context', 'item', 'statistics', 'user'], "
             "got 'users'",
         ),
-        ({"include_ids": "no"}, TypeError, "include_ids must be True or False, got 'no'"),
+        (
+            {"include_ids": "no"},
+            TypeError,
+            "include_ids must be True or False, got 'no'",
+        ),
         (
             {"groups": ["statistics"], "exclude": FEATURE_GROUPS["statistics"]},
             ValueError,
@@ -115,7 +129,8 @@ def test_spec_refuses_bad_options(world, frame, options, error, message):
 
 
 def test_spec_refuses_a_frame_that_is_empty_or_not_a_frame(world, frame):
-    with pytest.raises(ValueError, match=re.escape("frame must not be empty, got 0 rows")):
+    empty = re.escape("frame must not be empty, got 0 rows")
+    with pytest.raises(ValueError, match=empty):
         FeatureSpec.from_world(world, frame.iloc[:0])
     with pytest.raises(TypeError, match="frame must be a pandas DataFrame, got dict"):
         FeatureSpec.from_world(world, {"user_id": [0]})
@@ -164,7 +179,8 @@ def test_encode_refuses_non_integer_codes_and_nan_numbers(spec, frame):
     ):
         spec.encode(floats)
     with pytest.raises(
-        ValueError, match=re.escape("frame['item_ctr'] must not hold NaN, got NaN at index 1")
+        ValueError,
+        match=re.escape("frame['item_ctr'] must not hold NaN, got NaN at index 1"),
     ):
         spec.encode(holes)
 
@@ -240,7 +256,11 @@ def test_initial_weights_follow_the_seed_and_leave_global_state(spec, seed):
 @pytest.mark.parametrize(
     "build, error, message",
     [
-        (lambda s: SharedBottom("spec"), TypeError, "spec must be a FeatureSpec, got str"),
+        (
+            lambda s: SharedBottom("spec"),
+            TypeError,
+            "spec must be a FeatureSpec, got str",
+        ),
         (
             lambda s: SharedBottom(s, bottom=(64, 0)),
             ValueError,

@@ -7,7 +7,6 @@ carry working static explorers and link to Binder and Colab correctly.
 Screenshots go to ``tests/artifacts/site``.
 """
 
-import json
 import re
 import subprocess
 import sys
@@ -17,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from conftest import (
-    BOOK_ROOT,
     REPOSITORY_ROOT,
     SITE,
     notebook_files,
@@ -201,7 +199,9 @@ def _move_and_check(page, explorer, axis, control):
         [control["id"], target],
     )
 
-    (moved,) = [item for item in page.evaluate(EXPLORERS) if item["id"] == explorer["id"]]
+    (moved,) = [
+        item for item in page.evaluate(EXPLORERS) if item["id"] == explorer["id"]
+    ]
     positions[axis] = target
     frame = 0
     for position, size in zip(positions, sizes):
@@ -270,7 +270,8 @@ class _Loads(HTMLParser):
             if tag == element and attrs.get(attribute):
                 self.urls.append(attrs[attribute])
         relations = set((attrs.get("rel") or "").split())
-        if tag == "link" and relations & {"stylesheet", "preload", "icon", "modulepreload"}:
+        loading = {"stylesheet", "preload", "icon", "modulepreload"}
+        if tag == "link" and relations & loading:
             self.urls.append(attrs.get("href", ""))
 
 
@@ -315,7 +316,9 @@ def probe_book(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("probe-book")
     (root / "_config.yml").write_text((REPOSITORY_ROOT / "_config.yml").read_text())
-    (root / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n- file: probe\n")
+    (root / "_toc.yml").write_text(
+        "format: jb-book\nroot: intro\nchapters:\n- file: probe\n"
+    )
     (root / "intro.md").write_text("# Probe\n\nA formula: $p = \\frac{a}{b}$.\n")
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}

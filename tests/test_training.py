@@ -15,6 +15,16 @@ from mtrank_lite.training import fit, predict, task_losses
 from mtrank_lite.world import TASKS, make_world
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # These models are tiny: one thread avoids the cost of synchronizing two,
+    # which dominates when the machine is busy.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def world():
     return make_world(seed=0, n_users=200, n_items=100, warmup_impressions=50_000)
@@ -64,11 +74,13 @@ def _reference_losses(logits, labels, clicked):
     losses = []
     for task in range(logits.shape[1]):
         rows = range(len(logits)) if task == 0 else np.flatnonzero(clicked)
-        terms = [
-            -(labels[row, task] * np.log(1 / (1 + np.exp(-logits[row, task])))
-              + (1 - labels[row, task]) * np.log(1 - 1 / (1 + np.exp(-logits[row, task]))))
-            for row in rows
-        ]
+        terms = []
+        for row in rows:
+            probability = 1 / (1 + np.exp(-logits[row, task]))
+            label = labels[row, task]
+            terms.append(
+                -(label * np.log(probability) + (1 - label) * np.log(1 - probability))
+            )
         losses.append(np.mean(terms) if terms else 0.0)
     return np.array(losses)
 
@@ -220,12 +232,12 @@ def test_progress_bar_can_be_switched_off(spec, train, capsys):
 
 
 def test_a_short_run_beats_the_training_base_rate_on_every_task(world):
-    train = world.impressions(60_000, seed=11)
-    held_out = world.impressions(60_000, seed=12)
+    train = world.impressions(30_000, seed=11)
+    held_out = world.impressions(30_000, seed=12)
     spec = FeatureSpec.from_world(world, train, include_ids=False)
     model = SharedBottom(spec, seed=0)
 
-    fit(model, train, epochs=2, progress=False)
+    fit(model, train, epochs=2, batch_size=512, progress=False)
     predictions = predict(model, held_out)
 
     clicked_train = train["click"] == 1
@@ -298,7 +310,7 @@ def test_case_3_bias_only_model_predicts_the_true_click_rate(model_type):
     else:
         model = SingleTask(spec, hidden=())
 
-    fit(model, sample, epochs=400, batch_size=190, learning_rate=0.05,
+    fit(model, sample, epochs=200, batch_size=190, learning_rate=0.05,
         keep_rate=0.1, progress=False)
 
     calibrated = predict(model, sample)["click"]
@@ -312,7 +324,7 @@ def test_case_3_the_correction_survives_save_and_load():
     sample = _bias_only_sample()
     spec = _bias_only_spec(sample)
     model = SharedBottom(spec, bottom=(), towers=())
-    fit(model, sample, epochs=400, batch_size=190, learning_rate=0.05,
+    fit(model, sample, epochs=200, batch_size=190, learning_rate=0.05,
         keep_rate=0.1, progress=False)
     saved = io.BytesIO()
     torch.save(model.state_dict(), saved)
@@ -347,7 +359,7 @@ def test_case_3_downsampled_world_log_predicts_the_true_mean_click_rate(
     spec = FeatureSpec.from_world(world, sample, include_ids=False)
     model = SharedBottom(spec)
 
-    fit(model, sample, epochs=3, keep_rate=alpha, progress=False)
+    fit(model, sample, epochs=3, batch_size=256, keep_rate=alpha, progress=False)
     saved = io.BytesIO()
     torch.save(model.state_dict(), saved)
     saved.seek(0)
@@ -449,9 +461,11 @@ def test_fit_and_predict_refuse_a_model_of_the_wrong_type(train, function, model
 def test_predict_refuses_bad_arguments(spec, train):
     model = _small_model(spec)
 
-    with pytest.raises(ValueError, match=re.escape("batch_size must be a positive integer, got 0")):
+    message = re.escape("batch_size must be a positive integer, got 0")
+    with pytest.raises(ValueError, match=message):
         predict(model, train.head(5), batch_size=0)
-    with pytest.raises(TypeError, match=re.escape("calibrated must be True or False, got 1")):
+    message = re.escape("calibrated must be True or False, got 1")
+    with pytest.raises(TypeError, match=message):
         predict(model, train.head(5), calibrated=1)
     with pytest.raises(ValueError, match="frame has no column 'position'"):
         predict(model, train.head(5).drop(columns="position"))

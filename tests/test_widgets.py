@@ -88,7 +88,8 @@ class StaticForm(HTMLParser):
         return [
             attrs
             for name, attrs in self.elements
-            if name == tag and all(attrs.get(key) == value for key, value in wanted.items())
+            if name == tag
+            and all(attrs.get(key) == value for key, value in wanted.items())
         ]
 
     def data(self):
@@ -197,7 +198,8 @@ def test_explorer_rejects_bad_render_results(result, message):
 def test_explorer_starts_at_the_defaults(explorer):
     assert explorer.params == {"alpha": 0.1}
     assert repr(explorer) == "Explorer(alpha=0.1)"
-    (slider,) = [child for child in explorer.widget.children if hasattr(child, "options")]
+    children = explorer.widget.children
+    (slider,) = [child for child in children if hasattr(child, "options")]
     assert slider.label == "0.1"
 
 
@@ -268,7 +270,7 @@ def test_frame_does_not_move_the_sliders(explorer):
          "0.8, 1], got 0.3 (float)"),
     ],
 )
-def test_update_rejects_unknown_names_and_values_off_the_grid(explorer, params, message):
+def test_update_rejects_names_and_values_off_the_grid(explorer, params, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         explorer.update(**params)
     assert explorer.params == {"alpha": 0.1}
