@@ -26,7 +26,7 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
 test: book chromium
-	$(BIN)/python -m pytest
+	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
 
 # Package tests only: no book, no browser.
 test-fast: $(STAMP)

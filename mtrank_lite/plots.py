@@ -378,7 +378,7 @@ def rerank_figure(
     summary = (
         f"{method.upper()}, lambda = {float(lambda_):g}: relevance kept "
         f"<b>{kept:.1%}</b>, <b>{n_distinct}</b> distinct categories, "
-        f"{repeats} neighbouring slots of one category"
+        f"neighbouring pairs of one category: {repeats}"
     )
     return figure, summary
 

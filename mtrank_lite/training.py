@@ -36,7 +36,7 @@ from mtrank_lite._checks import (
 )
 from mtrank_lite.models import SharedBottom, SingleTask, _check_seed
 
-__all__ = ["fit", "predict"]
+__all__ = ["fit", "predict", "task_losses"]
 
 # Rows scored at once by predict: large batches are faster, and memory stays
 # small (a batch of 65536 rows needs a few megabytes).

@@ -78,10 +78,20 @@ class Grid:
     label : str, optional
         The text beside the slider. Defaults to the parameter name.
 
+    Attributes
+    ----------
+    values : tuple
+        The grid values, in slider order.
+    labels : tuple of str
+        What the slider shows for each value.
+    default_position : int
+        Index of the starting value in ``values``.
+
     Examples
     --------
-    >>> Grid([0.01, 0.1, 1.0], default=0.1, label="keep rate alpha").default
-    0.1
+    >>> grid = Grid([0.01, 0.1, 1.0], default=0.1, label="keep rate alpha")
+    >>> grid.default, grid.labels
+    (0.1, ('0.01', '0.1', '1'))
     """
 
     def __init__(self, values, default=_UNSET, label=None):
@@ -164,9 +174,11 @@ class Explorer:
     Displaying an explorer shows, in a Jupyter kernel, one ipywidgets slider
     per parameter above the figure for the current values; moving a slider
     replaces the figure (and the summary, if any), so exactly one figure is
-    ever shown. Frames are cached by their parameters. The same output also
-    carries a static HTML form with every frame of the grids precomputed,
-    which the course website shows where no kernel runs.
+    ever shown. The same output also carries a static HTML form with every
+    frame of the grids precomputed, which the course website shows where no
+    kernel runs. Frames are cached by their parameters, so displaying an
+    explorer costs one call of ``render`` per frame, and every slider move
+    after that only swaps an image.
 
     Parameters
     ----------
@@ -174,7 +186,9 @@ class Explorer:
         ``render(**params)`` returns a matplotlib ``Figure``, or a pair
         ``(figure, summary)`` where ``summary`` is a short HTML string of the
         numbers the figure shows. It must be a pure function of its
-        parameters; the explorer closes each figure once it is drawn.
+        parameters; the explorer closes each figure once it is drawn. Figures
+        made with ``layout="constrained"`` give frames of one size; others are
+        cropped to their content, as Jupyter's inline figures are.
     controls : mapping of str to Grid or sequence
         One slider per entry: the parameter name, and either a :class:`Grid`
         or a plain sequence of grid values (which starts at its first value).
@@ -204,8 +218,10 @@ class Explorer:
 
     Examples
     --------
-    >>> explorer = Explorer(draw_inflation, {"alpha": Grid([0.1, 0.5, 1.0])})
-    >>> explorer  # as the last line of a cell: sliders and the figure
+    With ``draw(alpha)`` returning a figure, as the last line of a cell:
+
+    >>> Explorer(draw, {"alpha": Grid([0.01, 0.1, 1.0], default=0.1)})
+    Explorer(alpha=0.1)
     """
 
     def __init__(self, render, controls, *, description=None, dpi=100, max_frames=200):
@@ -246,7 +262,7 @@ class Explorer:
                 sizes = f"{sizes} = {n_frames}"
             raise ValueError(
                 f"the grids give {sizes} frames, more than max_frames={max_frames};"
-                " use coarser grids or fewer controls"
+                " use coarser grids, fewer controls or a larger max_frames"
             )
         try:
             signature = inspect.signature(render)
@@ -526,11 +542,16 @@ def _draw(render, params, dpi):
         facecolor = figure.get_facecolor()
         if to_rgba(facecolor)[3] == 0:
             facecolor = "white"
+        # A figure with a layout engine fits its own canvas, and every frame
+        # keeps that size, so the page does not jump as the slider moves. One
+        # without is cropped to what it draws, as Jupyter's inline figures are,
+        # so that tick labels outside the axes are not cut off.
+        crop = "tight" if figure.get_layout_engine() is None else None
         buffer = io.BytesIO()
         # Drawing on a fresh Agg canvas leaves pyplot's backend and rcParams
         # alone and works the same with or without a display.
         FigureCanvasAgg(figure).print_figure(
-            buffer, format="png", dpi=dpi, facecolor=facecolor
+            buffer, format="png", dpi=dpi, facecolor=facecolor, bbox_inches=crop
         )
     finally:
         _close(result)

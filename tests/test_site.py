@@ -212,6 +212,15 @@ def _move_and_check(page, explorer, axis, control):
     assert moved["shown"][axis] == data["labels"][axis][target]
 
 
+@pytest.mark.browser
+def test_pages_open_in_light_mode(load):
+    page = load(PAGES[0]).page
+
+    mode = page.evaluate("() => document.documentElement.dataset.mode")
+
+    assert mode == "light"
+
+
 # Notebook pages
 
 
@@ -289,6 +298,16 @@ def test_no_built_page_names_another_host_to_load_from(site):
         remote += [f"{path.relative_to(site)}: a CSS import"] * len(css_imports)
 
     assert remote == []
+
+
+def test_book_uses_jupyter_books_extensions_less_thebe_plus_offline_mathjax():
+    from jupyter_book.config import get_default_sphinx_config
+
+    defaults = get_default_sphinx_config()["extensions"]
+    configured = read_config(REPOSITORY_ROOT)["sphinx"]["config"]["extensions"]
+
+    expected = [name for name in defaults if name != "sphinx_thebe"]
+    assert configured == expected + ["sphinx-mathjax-offline"]
 
 
 # The book's output priority, checked on a small book of known content

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.image import imread
 
 from mtrank_lite.widgets import Explorer, Grid
 
@@ -21,7 +22,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 def draw_inflation(alpha):
     """A small pure figure function: inflated against true click rate."""
-    figure = Figure(figsize=(3, 2), dpi=100)
+    figure = Figure(figsize=(3, 2), dpi=100, layout="constrained")
     axes = figure.add_subplot()
     p_true = np.linspace(0.01, 0.99, 50)
     p_inflated = p_true / (p_true + (1 - p_true) * alpha)
@@ -302,6 +303,29 @@ def test_explorer_is_quiet(capsys):
     assert capsys.readouterr() == ("", "")
 
 
+@pytest.mark.parametrize(
+    ("layout", "fits_canvas"), [("constrained", True), (None, False)]
+)
+def test_frames_keep_the_canvas_size_or_are_cropped_like_inline_figures(
+    layout, fits_canvas
+):
+    def draw_with_outside_text(alpha):
+        figure = Figure(figsize=(3, 2), layout=layout)
+        figure.add_subplot().plot([0, alpha])
+        # Text left of the canvas: cropping to the drawing takes it in.
+        figure.text(-0.3, 0.5, "outside the canvas")
+        return figure
+
+    explorer = Explorer(draw_with_outside_text, {"alpha": [0.5, 1.0]})
+
+    pngs = [explorer.frame(alpha=alpha)[0] for alpha in [0.5, 1.0]]
+    heights, widths = zip(*(imread(io.BytesIO(png)).shape[:2] for png in pngs))
+    if fits_canvas:
+        assert set(widths) == {300} and set(heights) == {200}
+    else:
+        assert min(widths) > 300
+
+
 def test_transparent_figures_get_a_white_background():
     def draw_transparent(alpha):
         figure = Figure(figsize=(1, 1), facecolor=(1, 1, 1, 0))
@@ -311,7 +335,7 @@ def test_transparent_figures_get_a_white_background():
     explorer = Explorer(draw_transparent, {"alpha": [0.5]})
     png = explorer.frame()[0]
 
-    image = matplotlib.image.imread(io.BytesIO(png))
+    image = imread(io.BytesIO(png))
     assert image[0, 0, 3] == 1.0
 
 
