@@ -415,6 +415,15 @@ class _TabularModel(nn.Module):
             parts.append((numeric - self.numeric_mean) / self.numeric_std)
         return torch.cat(parts, dim=1)
 
+    def output_biases(self):
+        """The bias of each task's output unit, in task order.
+
+        Returns
+        -------
+        list of torch.nn.Parameter, each of shape (1,)
+        """
+        return [layer.bias for layer in self._output_layers()]
+
     def set_keep_rate(self, alpha):
         """Record the keep rate of impressions without a click in training.
 
@@ -569,6 +578,9 @@ class SharedBottom(_TabularModel):
         # Each tower gives (batch_size, 1); side by side (batch_size, n_tasks).
         return torch.cat([tower(shared) for tower in self.towers], dim=1)
 
+    def _output_layers(self):
+        return [tower[-1] for tower in self.towers]
+
 
 class SingleTask(_TabularModel):
     """One MLP for one task, to compare with :class:`SharedBottom`.
@@ -639,6 +651,9 @@ class SingleTask(_TabularModel):
         torch.Size([3, 1])
         """
         return self.network(self._inputs(categorical, numeric))
+
+    def _output_layers(self):
+        return [self.network[-1]]
 
 
 def _check_tasks(tasks, name="tasks"):

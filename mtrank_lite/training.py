@@ -161,6 +161,7 @@ def fit(
     validation=None,
     seed=0,
     progress=True,
+    match_rates=True,
 ):
     """Train a model on an impression log with Adam; return the history.
 
@@ -202,6 +203,15 @@ def fit(
         random state is left as it was.
     progress : bool, default True
         Show a progress bar (``tqdm.auto``) over the batches.
+    match_rates : bool, default True
+        After the last epoch, shift each head's output bias so that its mean
+        raw prediction over the rows that count for its task equals their
+        label rate. A cross-entropy optimum satisfies this exactly (the
+        derivative of the loss with respect to an output bias is the mean of
+        prediction minus label); stochastic steps only come close, and a
+        per-cent of error in the mean click rate is what calibration is
+        judged by. The shift is part of the last epoch: its time and
+        validation scores include it; its training losses do not.
 
     Returns
     -------
@@ -240,6 +250,8 @@ def fit(
     seed = _check_seed(seed)
     if not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"progress must be True or False, got {progress!r}")
+    if not isinstance(match_rates, (bool, np.bool_)):
+        raise TypeError(f"match_rates must be True or False, got {match_rates!r}")
 
     # Every conversion happens once, here: the loop only indexes tensors.
     categorical, numeric = model.spec.encode(frame)
@@ -286,6 +298,8 @@ def fit(
                 loss_sums += (losses.detach() * counts).double()
                 row_counts += counts.double()
                 bar.update(1)
+            if match_rates and epoch == epochs:
+                _match_rates(model, categorical, numeric, labels, masks)
             seconds = time.perf_counter() - started
 
             # Epoch means over the rows that counted; NaN where none did.
@@ -301,6 +315,34 @@ def fit(
             bar.set_postfix(loss=f"{row['loss_total']:.4f}")
 
     return pd.DataFrame(rows)
+
+
+def _match_rates(model, categorical, numeric, labels, masks):
+    """Shift output biases so that mean raw predictions equal label rates."""
+    logits = _logits(model, categorical, numeric, _PREDICT_BATCH_SIZE)
+    labels, masks = labels.double().numpy(), masks.numpy() == 1
+
+    for position, bias in enumerate(model.output_biases()):
+        counted = masks[:, position]
+        rate = labels[counted, position].mean() if counted.any() else np.nan
+        if not 0.0 < rate < 1.0:
+            # No rows, or one class only: no finite shift matches the rate.
+            continue
+        task_logits = logits[counted, position]
+
+        # Newton's method on the shift: the mean of sigmoid(logit + shift)
+        # is increasing in the shift, so the root is unique.
+        shift = 0.0
+        for _ in range(50):
+            probabilities = 1.0 / (1.0 + np.exp(-(task_logits + shift)))
+            excess = probabilities.mean() - rate
+            slope = (probabilities * (1.0 - probabilities)).mean()
+            step = excess / slope
+            shift -= step
+            if abs(step) < 1e-12:
+                break
+        with torch.no_grad():
+            bias += shift
 
 
 def _validate(model, inputs, labels, masks):
@@ -323,6 +365,12 @@ def _validate(model, inputs, labels, masks):
 
 def _probabilities(model, categorical, numeric, batch_size, calibrated):
     """Score encoded rows in batches; return (n_rows, n_tasks) probabilities."""
+    logits = _logits(model, categorical, numeric, batch_size)
+    return model._probabilities(logits, calibrated)
+
+
+def _logits(model, categorical, numeric, batch_size):
+    """Raw logits of encoded rows, scored in batches: (n_rows, n_tasks)."""
     was_training = model.training
     model.eval()
     try:
@@ -336,10 +384,8 @@ def _probabilities(model, categorical, numeric, batch_size, calibrated):
         model.train(was_training)
 
     if logits:
-        logits = torch.cat(logits).double().numpy()
-    else:
-        logits = np.empty((0, len(model.tasks)))
-    return model._probabilities(logits, calibrated)
+        return torch.cat(logits).double().numpy()
+    return np.empty((0, len(model.tasks)))
 
 
 def predict(model, frame, *, batch_size=_PREDICT_BATCH_SIZE, calibrated=True):

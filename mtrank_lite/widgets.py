@@ -398,21 +398,24 @@ class Explorer:
                 '<p class="mtrank-explorer-description">'
                 f"{html.escape(self.description)}</p>"
             )
+        # One grid row per control keeps the sliders aligned under each other.
+        parts.append(
+            '<div class="mtrank-explorer-controls" style="display:grid;'
+            "grid-template-columns:max-content minmax(8em,24em) max-content;"
+            'align-items:center;gap:0.25em 0.75em;margin:0.5em 0">'
+        )
         for axis, (name, grid) in enumerate(zip(names, grids)):
             input_id = f"{root}-{axis}"
             position = self._positions[name]
-            label = html.escape(grid.label if grid.label is not None else name)
             value = html.escape(grid.labels[position])
             parts.append(
-                '<div class="mtrank-explorer-control" style="display:flex;'
-                'align-items:center;gap:0.75em;margin:0.25em 0">'
-                f'<label for="{input_id}" style="min-width:6em">{label}</label>'
+                f'<label for="{input_id}">{html.escape(_label_of(name, grid))}</label>'
                 f'<input type="range" id="{input_id}" name="{html.escape(name)}" '
                 f'min="0" max="{len(grid) - 1}" step="1" value="{position}" '
-                f'aria-valuetext="{value}" style="flex:1;max-width:24em">'
-                f'<output for="{input_id}" style="min-width:4em">{value}</output>'
-                "</div>"
+                f'aria-valuetext="{value}">'
+                f'<output for="{input_id}">{value}</output>'
             )
+        parts.append("</div>")
         alt = html.escape(self.description or f"Figure for {', '.join(names)}")
         parts.append(
             f'<img src="data:image/png;base64,{frames[current]}" alt="{alt}" '
@@ -477,15 +480,17 @@ class Explorer:
     def _build_widget(self):
         """Create the sliders, image and summary, and wire the sliders."""
         self._sliders = {}
+        # A common label width keeps the sliders aligned under each other.
+        widest = max(len(_label_of(name, grid)) for name, grid in self._grids.items())
         for name, grid in self._grids.items():
             slider = ipywidgets.SelectionSlider(
                 # Options carry grid indices, so any value, even an array, can
                 # sit on the grid; the slider shows the labels.
                 options=[(text, position) for position, text in enumerate(grid.labels)],
                 value=self._positions[name],
-                description=grid.label if grid.label is not None else name,
+                description=_label_of(name, grid),
                 continuous_update=True,
-                style={"description_width": "initial"},
+                style={"description_width": f"{widest + 1}ch"},
                 layout=ipywidgets.Layout(width="100%", max_width="36em"),
             )
             slider.observe(functools.partial(self._on_slider, name), names="value")
@@ -569,6 +574,11 @@ def _close(figure):
                 pyplot.close(item)
     elif isinstance(figure, Figure):
         pyplot.close(figure)
+
+
+def _label_of(name, grid):
+    """Return the text beside a slider: the grid's label or the parameter name."""
+    return grid.label if grid.label is not None else name
 
 
 def _grid_positions(sizes):

@@ -40,6 +40,7 @@ COLAB_REQUIREMENTS = (
     "nbclient==0.10.2",
 )
 KERNEL = "colab-like"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 RUN_TIMEOUT_S = 1800
 
 
@@ -242,6 +243,16 @@ def test_a_chapter_runs_where_only_colabs_packages_are(colab_python, tmp_path):
     assert changed == {}, "installing the package changed what Colab ships"
     assert set(after) - set(before) == {"mtrank-lite"}
     executed = nbformat.read(run_folder / CHAPTER.name, as_version=4)
+    bundles = [
+        output.data
+        for cell in executed.cells
+        for output in cell.get("outputs", [])
+        if "mtrank-explorer" in output.get("data", {}).get("text/html", "")
+    ]
+    assert bundles, "the chapter showed no explorer"
+    # Colab's ipywidgets 7 gives widgets no bundle of their own; the explorer's
+    # must still carry the live widget's view beside the static form.
+    assert all(WIDGET_VIEW in bundle for bundle in bundles)
     prefix, module = executed.cells[-1].outputs[0].text.split()
     assert Path(prefix) == colab_python.parent.parent
     assert module.startswith(prefix), "the chapter imported the package from elsewhere"

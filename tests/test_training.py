@@ -469,3 +469,40 @@ def test_predict_refuses_bad_arguments(spec, train):
         predict(model, train.head(5), calibrated=1)
     with pytest.raises(ValueError, match="frame has no column 'position'"):
         predict(model, train.head(5).drop(columns="position"))
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_fit_matches_each_head_mean_to_its_label_rate(seed):
+    world = make_world(seed=seed, n_users=150, n_items=80, warmup_impressions=30_000)
+    frame = world.impressions(6000, seed=seed + 1)
+    model = SharedBottom(FeatureSpec.from_world(world, frame), seed=seed)
+
+    fit(model, frame, epochs=1, batch_size=512, seed=seed, progress=False)
+
+    raw = predict(model, frame, calibrated=False)
+    clicked = frame["click"] == 1
+    assert raw["click"].mean() == pytest.approx(frame["click"].mean(), rel=1e-6)
+    for task in ("like", "collect", "share"):
+        if 0 < frame.loc[clicked, task].mean() < 1:
+            expected = frame.loc[clicked, task].mean()
+            assert raw.loc[clicked, task].mean() == pytest.approx(expected, rel=1e-6)
+
+
+def test_fit_without_matching_leaves_the_mean_off():
+    world = make_world(seed=0, n_users=150, n_items=80, warmup_impressions=30_000)
+    frame = world.impressions(6000, seed=1)
+    model = SharedBottom(FeatureSpec.from_world(world, frame), seed=0)
+
+    fit(model, frame, epochs=1, batch_size=512, progress=False, match_rates=False)
+
+    raw = predict(model, frame, calibrated=False)
+    assert abs(raw["click"].mean() - frame["click"].mean()) > 1e-6
+
+
+def test_fit_rejects_a_non_boolean_match_rates():
+    world = make_world(seed=0, n_users=50, n_items=40, warmup_impressions=5000)
+    frame = world.impressions(200, seed=1)
+    model = SharedBottom(FeatureSpec.from_world(world, frame))
+
+    with pytest.raises(TypeError, match="match_rates must be True or False, got 1"):
+        fit(model, frame, epochs=1, progress=False, match_rates=1)
