@@ -26,7 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mtrank_lite.metrics import auc, compare_to_oracle, logloss  # noqa: E402
+from mtrank_lite.metrics import auc, compare_to_oracle  # noqa: E402
 from mtrank_lite.models import FeatureSpec, SharedBottom  # noqa: E402
 from mtrank_lite.sampling import downsample_negatives  # noqa: E402
 from mtrank_lite.training import fit, predict  # noqa: E402

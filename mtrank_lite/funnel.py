@@ -454,7 +454,10 @@ def dpp_order(relevance, similarity, lambda_, n_picks=None):
     category similarity, once each category present has one item), the DPP has
     nothing left to prefer, and the rest of the order follows relevance.
     ``lambda_ = 1`` is relevance order, the limit of the kernel for a
-    full-rank ``S``.
+    full-rank ``S``. With the category similarity alone
+    (``item_similarity(..., category_weight=1.0)``) the first picks are one
+    item per category at every ``lambda_ < 1``; blend in the other features
+    (``category_weight < 1``) for a trade-off that moves with ``lambda_``.
 
     Parameters
     ----------

@@ -99,3 +99,26 @@ def browser():
         )
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Run a module's tests on one torch thread, then restore the setting.
+
+    The models of the tests are tiny: synchronizing two threads costs more
+    than it saves, most of all when the machine is busy.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def world():
+    """A tiny seeded world for the model and training tests."""
+    from mtrank_lite.world import make_world
+
+    return make_world(seed=0, n_users=200, n_items=100, warmup_impressions=50_000)

@@ -15,22 +15,11 @@ from mtrank_lite.models import (
     SharedBottom,
     SingleTask,
 )
-from mtrank_lite.world import FEATURE_GROUPS, TASKS, make_world
+from mtrank_lite.world import FEATURE_GROUPS, TASKS
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # These models are tiny: one thread avoids the cost of synchronizing two,
-    # which dominates when the machine is busy.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def world():
-    return make_world(seed=0, n_users=200, n_items=100, warmup_impressions=50_000)
+# One torch thread for these tiny models; see one_thread in conftest.py.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
