@@ -45,9 +45,8 @@ def test_downsampling_summary_reports_the_sample(log, alpha):
     assert isinstance(figure, Figure)
     assert f"{len(sample):,} of {len(log):,} rows kept" in summary
     assert f"{sample['click'].mean():.2%}" in summary
-    assert f"inflate(true rate) predicts {inflate(log['p_click'].mean(), alpha):.2%}" in (
-        summary
-    )
+    predicted = inflate(log["p_click"].mean(), alpha)
+    assert f"inflate(true rate) predicts {predicted:.2%}" in summary
 
 
 def test_downsampling_figure_marks_the_rows_left(log):
