@@ -85,7 +85,7 @@ def downsampling_figure(frame, alpha, seed=0, n_segments=10, label="click"):
     left.set_xlabel(f"true {label} rate of a segment")
     left.set_ylabel(f"{label} rate in the downsampled log")
     left.set_ylim(0, 1)
-    left.legend(loc="upper left", fontsize=8)
+    left.legend(loc="center right", fontsize=8)
 
     alphas = np.linspace(0.01, 1, 100)
     positives = int(frame[label].sum())
