@@ -20,7 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mtrank_lite._checks import as_generator
+from mtrank_lite._checks import (
+    as_generator,
+    check_frame_has_columns,
+    check_positive_int,
+)
 
 __all__ = ["World", "make_world", "TASKS", "FEATURE_GROUPS"]
 
@@ -249,7 +253,8 @@ class World:
         >>> world.true_probabilities(world.impressions(3, seed=1)).shape
         (3, 4)
         """
-        _require_columns(frame, ["user_id", "item_id", "hour", "device", "position"])
+        columns = ["user_id", "item_id", "hour", "device", "position"]
+        check_frame_has_columns(frame, columns, "frame")
         ids = self._validated_ids(frame)
         logits = self._logits(*ids)
         return pd.DataFrame(
@@ -470,17 +475,14 @@ class World:
         >>> world.impressions(5, seed=1)[["click", "like"]].shape
         (5, 2)
         """
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-            raise TypeError(f"n must be an int, got {n!r}")
-        if n < 1:
-            raise ValueError(f"n must be at least 1, got {n}")
+        n = check_positive_int(n, "n")
         if item_pool not in ("known", "new", "all"):
             raise ValueError(
                 f"item_pool must be 'known', 'new' or 'all', got {item_pool!r}"
             )
         rng = as_generator(seed)
 
-        context = self._draw_context(int(n), rng, item_pool=item_pool)
+        context = self._draw_context(n, rng, item_pool=item_pool)
         frame = self.features(*context)
         logits = {
             task: np.log(frame[f"p_{task}"]) - np.log1p(-frame[f"p_{task}"])
@@ -507,22 +509,6 @@ def _draw_labels(logits, rng):
         happened = rng.random(n) < _sigmoid(np.asarray(logits[task]))
         labels[task] = (click & happened).astype(np.int64)
     return labels
-
-
-def _require_columns(frame, columns):
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
-    missing = [column for column in columns if column not in frame.columns]
-    if missing:
-        raise ValueError(f"frame is missing the columns {missing}")
-
-
-def _check_count(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return int(value)
 
 
 def make_world(
@@ -560,10 +546,12 @@ def make_world(
     >>> world
     World(seed=0, n_users=50, n_items=40, n_categories=12)
     """
-    n_users = _check_count(n_users, "n_users", 1)
-    n_items = _check_count(n_items, "n_items", 2)
-    n_categories = _check_count(n_categories, "n_categories", 1)
-    warmup_impressions = _check_count(warmup_impressions, "warmup_impressions", 1)
+    n_users = check_positive_int(n_users, "n_users")
+    n_items = check_positive_int(n_items, "n_items")
+    if n_items < 2:
+        raise ValueError(f"n_items must be at least 2, got {n_items}")
+    n_categories = check_positive_int(n_categories, "n_categories")
+    warmup_impressions = check_positive_int(warmup_impressions, "warmup_impressions")
     if not 0.0 <= new_item_share < 1.0:
         raise ValueError(f"new_item_share must be in [0, 1), got {new_item_share}")
     rng = as_generator(seed)

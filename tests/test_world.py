@@ -122,10 +122,11 @@ def test_features_accept_scalar_context(small_world):
 @pytest.mark.parametrize(
     ("arguments", "error", "message"),
     [
-        ({"n_users": 0}, ValueError, "n_users must be at least 1, got 0"),
-        ({"n_items": 2.5}, TypeError, "n_items must be an int, got 2.5"),
+        ({"n_users": 0}, ValueError, "n_users must be a positive integer, got 0"),
+        ({"n_items": 1}, ValueError, "n_items must be at least 2, got 1"),
+        ({"n_items": 2.5}, TypeError, "n_items must be a positive integer, got 2.5"),
         ({"new_item_share": 1.0}, ValueError, r"new_item_share must be in \[0, 1\)"),
-        ({"warmup_impressions": -5}, ValueError, "warmup_impressions must be at least"),
+        ({"warmup_impressions": -5}, ValueError, "warmup_impressions must be a"),
     ],
 )
 def test_make_world_rejects_bad_arguments(arguments, error, message):
@@ -136,8 +137,8 @@ def test_make_world_rejects_bad_arguments(arguments, error, message):
 @pytest.mark.parametrize(
     ("arguments", "error", "message"),
     [
-        ({"n": 0}, ValueError, "n must be at least 1, got 0"),
-        ({"n": "10"}, TypeError, "n must be an int, got '10'"),
+        ({"n": 0}, ValueError, "n must be a positive integer, got 0"),
+        ({"n": "10"}, TypeError, "n must be a positive integer, got '10'"),
         ({"n": 10, "item_pool": "old"}, ValueError, "item_pool must be .* got 'old'"),
     ],
 )
@@ -154,7 +155,7 @@ def test_features_reject_unknown_ids(small_world):
 
 
 def test_true_probabilities_reject_a_frame_without_ids(small_world):
-    with pytest.raises(ValueError, match=r"frame is missing the columns \['user_id'\]"):
+    with pytest.raises(ValueError, match="frame has no column 'user_id'"):
         small_world.true_probabilities(
             pd.DataFrame({"item_id": [0], "hour": [0], "device": [0], "position": [0]})
         )
