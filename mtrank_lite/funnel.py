@@ -378,6 +378,15 @@ def item_similarity(candidates, category_weight=1.0):
     return weight * same_category + (1.0 - weight) * kernel
 
 
+def _order_inputs(relevance, similarity, lambda_, n_picks):
+    """Check the inputs shared by MMR and the DPP; rescale the relevance."""
+    scores = _check_relevance(relevance, None)
+    matrix = _check_similarity(similarity, len(scores))
+    trade_off = _check_unit_interval(lambda_, "lambda_")
+    n_picks = _check_n_picks(n_picks, len(scores))
+    return _rescaled(scores), matrix, trade_off, n_picks
+
+
 def mmr_order(relevance, similarity, lambda_, n_picks=None):
     """Order items greedily by maximal marginal relevance (MMR).
 
@@ -412,12 +421,9 @@ def mmr_order(relevance, similarity, lambda_, n_picks=None):
     >>> mmr_order([0.9, 0.8, 0.1], similarity, lambda_=0.5).tolist()
     [0, 2, 1]
     """
-    scores = _check_relevance(relevance, None)
-    matrix = _check_similarity(similarity, len(scores))
-    trade_off = _check_unit_interval(lambda_, "lambda_")
-    n_picks = _check_n_picks(n_picks, len(scores))
-
-    r = _rescaled(scores)
+    r, matrix, trade_off, n_picks = _order_inputs(
+        relevance, similarity, lambda_, n_picks
+    )
     max_similarity = np.zeros(len(r))
     available = np.ones(len(r), dtype=bool)
     order = []
@@ -482,12 +488,9 @@ def dpp_order(relevance, similarity, lambda_, n_picks=None):
     >>> dpp_order([0.9, 0.8, 0.1], similarity, lambda_=0.5).tolist()
     [0, 2, 1]
     """
-    scores = _check_relevance(relevance, None)
-    matrix = _check_similarity(similarity, len(scores))
-    trade_off = _check_unit_interval(lambda_, "lambda_")
-    n_picks = _check_n_picks(n_picks, len(scores))
-
-    r = _rescaled(scores)
+    r, matrix, trade_off, n_picks = _order_inputs(
+        relevance, similarity, lambda_, n_picks
+    )
     by_relevance = np.argsort(-r, kind="stable")
     if trade_off == 1.0:
         return by_relevance[:n_picks].astype(np.int64)
